@@ -46,6 +46,7 @@ struct cds_parser {
     struct eng_error fail;
     int failed;
     int seen_top_map;
+    size_t bytes_fed;
 };
 
 /* ---- yajl memory from the arena --------------------------------------- */
@@ -478,12 +479,15 @@ static int parse_status(struct cds_parser *p, yajl_status st,
 int cds_parser_feed(struct cds_parser *p, const char *buf, size_t len,
                     struct eng_error *err)
 {
+    p->bytes_fed += len;
     yajl_status st = yajl_parse(p->yajl, (const unsigned char *)buf, len);
     return parse_status(p, st, buf, len, err);
 }
 
 int cds_parser_finish(struct cds_parser *p, struct eng_error *err)
 {
+    if (p->bytes_fed == 0)
+        return eng_error_set(err, ENG_ERR_SYNTAX, 400, "the request body is empty");
     yajl_status st = yajl_complete_parse(p->yajl);
     if (parse_status(p, st, NULL, 0, err) < 0)
         return -1;
