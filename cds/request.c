@@ -374,6 +374,8 @@ static int cb_number(void *ctx, const char *s, size_t len)
 }
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
+    if (!eng_utf8_valid((const char *)s, len))
+        return stop(P(ctx), 400, "%s", "invalid UTF-8 in a string");
     return scalar(ctx, V_STRING, (const char *)s, len);
 }
 
@@ -416,6 +418,8 @@ static int cb_end_array(void *ctx) { return close_container(ctx, V_ARRAY); }
 static int cb_key(void *ctx, const unsigned char *s, size_t len)
 {
     struct cds_parser *p = P(ctx);
+    if (!eng_utf8_valid((const char *)s, len))
+        return stop(p, 400, "%s", "invalid UTF-8 in a key");
     if (p->in_fhir)
         return fhir_result(p, fhir_on_key(p->fhir, (const char *)s, len, p->err));
     if (p->skip)

@@ -55,6 +55,38 @@ int eng_error_set(struct eng_error *err, enum eng_error_code code,
     return -1;
 }
 
+int eng_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        unsigned lo = 0x80, hi = 0xBF;
+        int more;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            more = 1;
+        else if (c >= 0xE0 && c <= 0xEF)
+            more = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4)
+            more = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        else
+            return 0;
+        if (len - i <= (size_t)more)
+            return 0;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (int k = 2; k <= more; k++)
+            if ((s[i + (size_t)k] & 0xC0) != 0x80)
+                return 0;
+        i += (size_t)more + 1;
+    }
+    return 1;
+}
+
 void eng_error_clear(struct eng_error *err)
 {
     err->code = ENG_OK;

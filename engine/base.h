@@ -52,6 +52,11 @@ int eng_error_set(struct eng_error *err, enum eng_error_code code,
 /* Clears err to "no error". */
 void eng_error_clear(struct eng_error *err);
 
+/* 1 when s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), else 0.  yajl's own check is laxer,
+ * so every string we keep passes through this one. */
+int eng_utf8_valid(const char *s, size_t len);
+
 struct eng_arena;
 
 /* Creates an arena that will hand out at most `ceiling` bytes in total.

@@ -41,9 +41,14 @@ enum eng_gene_status eng_patient_ras(const struct eng_patient *p)
     enum eng_gene_status k = p->genes[ENG_KRAS], n = p->genes[ENG_NRAS];
     enum eng_gene_status panel =
         p->ras_panel ? p->ras_panel_status : ENG_GENE_UNKNOWN;
-    if (k == ENG_GENE_CONFLICT || n == ENG_GENE_CONFLICT ||
-        panel == ENG_GENE_CONFLICT)
-        return ENG_GENE_UNKNOWN;
+    /* A conflicting result decides nothing, but does not hide a definite
+     * mutation found in the other gene. */
+    if (k == ENG_GENE_CONFLICT)
+        k = ENG_GENE_UNKNOWN;
+    if (n == ENG_GENE_CONFLICT)
+        n = ENG_GENE_UNKNOWN;
+    if (panel == ENG_GENE_CONFLICT)
+        panel = ENG_GENE_UNKNOWN;
     if (k == ENG_GENE_MUTANT || n == ENG_GENE_MUTANT || panel == ENG_GENE_MUTANT) {
         /* A mutant single-gene result contradicted by a wild-type panel is a
          * conflict, not a decision. */

@@ -125,32 +125,10 @@ struct line_reader {
 /* Valid UTF-8 with no control characters but tab. */
 static int text_ok(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        int more;
-        if (c < 0x80) {
-            if (c < 0x20 && c != '\t')
-                return 0;
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
-            more = 1;
-        } else if ((c & 0xF0) == 0xE0) {
-            more = 2;
-        } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
-            more = 3;
-        } else {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 && s[i] != '\t')
             return 0;
-        }
-        if (i + (size_t)more >= n)
-            return 0;
-        for (int k = 1; k <= more; k++)
-            if ((s[i + (size_t)k] & 0xC0) != 0x80)
-                return 0;
-        i += (size_t)more + 1;
-    }
-    return 1;
+    return eng_utf8_valid((const char *)s, n);
 }
 
 /* Reads the next line without its end-of-line into r->line.  Returns 1 for
@@ -360,6 +338,8 @@ int eng_ruleset_classify(const struct eng_ruleset *rs, const char *system,
                 names[n++] = add[j];
         }
     }
+    if (n < cap)
+        names[n] = NULL;
     return n;
 }
 
@@ -630,8 +610,6 @@ static int check_rule(struct rule_parser *p)
         fail(p, strcat(msg, "has no passage: from its seed"));
     else if (ru->n_details == 0)
         fail(p, strcat(msg, "has no detail:"));
-    else if (utf8_chars(ru->summary) > ENG_LIMIT_SUMMARY_CHARS)
-        fail(p, strcat(msg, "has a summary of 140 characters or more"));
     else if (ru->suggest_class && !ru->suggest_label)
         fail(p, strcat(msg, "has suggest: without suggest-label:"));
     else if (ru->suggest_class && (ru->hooks & HOOK_PATIENT_VIEW))
@@ -707,8 +685,11 @@ static int parse_key(struct rule_parser *p, const char *key, char *v)
         return set_once(p, &ru->source, key, v);
     if (strcmp(key, "seed") == 0)
         return set_once(p, &ru->seed, key, v);
-    if (strcmp(key, "summary") == 0)
+    if (strcmp(key, "summary") == 0) {
+        if (utf8_chars(v) > ENG_LIMIT_SUMMARY_CHARS)
+            return fail(p, "summary: must be under 140 characters");
         return set_once(p, &ru->summary, key, v);
+    }
     if (strcmp(key, "suggest-label") == 0)
         return set_once(p, &ru->suggest_label, key, v);
     if (strcmp(key, "passage") == 0)

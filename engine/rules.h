@@ -89,9 +89,9 @@ void eng_ruleset_release(struct eng_ruleset *rs);
 int eng_ruleset_count(const struct eng_ruleset *rs, const char *guideline);
 
 /* Classifies a coding (system URI and code) or a free text against the drug
- * table: adds to `names` the drug names and classes it matches, as a
- * NULL-terminated array of at most `cap` static strings owned by the rule
- * set.  Returns the number of names written. */
+ * table: adds to `names` the drug names and classes it matches, as an
+ * array of at most `cap` strings owned by the rule set, NULL-terminated when
+ * there is room.  Returns the number of names written. */
 int eng_ruleset_classify(const struct eng_ruleset *rs, const char *system,
                          const char *code, const char *text,
                          const char **names, int cap);

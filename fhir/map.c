@@ -237,8 +237,10 @@ static enum eng_gene_status status_of_text(const char *t)
                                            "detected", "p.", "c.", NULL};
     if (!t)
         return ENG_GENE_UNKNOWN;
-    if (strncasecmp(t, "no ", 3) == 0 || strcasecmp(t, "wt") == 0)
+    if (strcasecmp(t, "wt") == 0)
         return ENG_GENE_WILDTYPE;
+    if (contains_ci(t, "abnormal"))
+        return ENG_GENE_UNKNOWN;
     for (int i = 0; negative[i]; i++)
         if (contains_ci(t, negative[i]))
             return ENG_GENE_WILDTYPE;

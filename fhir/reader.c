@@ -23,6 +23,7 @@ struct container {
     unsigned char is_map;
     unsigned char is_resource_root;
     unsigned char is_coding;
+    int component;           /* index of the enclosing component, or -1 */
     struct fhir_resource *res;
 };
 
@@ -163,6 +164,7 @@ static int push(struct fhir_reader *r, int is_map, struct eng_error *err)
     c->path_len = (unsigned short)r->path_len;
     c->base = parent ? parent->base : 0;
     c->res = parent ? parent->res : NULL;
+    c->component = parent ? parent->component : -1;
     return 0;
 }
 
@@ -182,6 +184,7 @@ static int start_resource(struct fhir_reader *r, struct container *c,
     res->parent = c->res;
     c->res = res;
     c->is_resource_root = 1;
+    c->component = -1;
     c->base = (unsigned short)r->path_len;
     if (!r->top)
         r->top = res;
@@ -260,7 +263,7 @@ static int start_coding(struct fhir_reader *r, struct container *c)
         if (!cd)
             return -1;
         cd->slot = coding_paths[i].slot;
-        cd->component = res->n_components - 1;
+        cd->component = c->component;
         cd->next = res->codings;
         res->codings = cd;
         res->n_codings++;
@@ -284,7 +287,7 @@ int fhir_on_start_map(struct fhir_reader *r, struct eng_error *err)
         return start_resource(r, c, err);
     }
     if (is_component)
-        c->res->n_components++;
+        c->component = c->res->n_components++;
     if (start_coding(r, c) < 0)
         return eng_error_set(err, ENG_ERR_TOO_LARGE, 400,
                              "a FHIR resource has more than %d codings",
@@ -343,6 +346,8 @@ int fhir_on_key(struct fhir_reader *r, const char *s, size_t len,
     struct container *c = top_container(r);
     (void)err;
     r->path_len = c->path_len;
+    if (r->path_overflow == r->depth)
+        r->path_overflow = 0; /* a sibling of the key that did not fit */
     if (r->path_overflow)
         return 0;
     size_t sep = r->path_len > c->base ? 1 : 0;
@@ -364,6 +369,9 @@ static int keep_string(struct fhir_reader *r, const char *s, size_t len,
         return eng_error_set(err, ENG_ERR_TOO_LARGE, 400,
                              "a FHIR string is longer than %u bytes",
                              ENG_LIMIT_STRING_BYTES);
+    if (memchr(s, '\0', len) || !eng_utf8_valid(s, len))
+        return eng_error_set(err, ENG_ERR_INVALID, 400,
+                             "a FHIR string is not valid UTF-8 text");
     if (!(*out = eng_arena_strndup(r->arena, s, len)))
         return eng_error_set(err, ENG_ERR_NOMEM, 413,
                              "request needs more memory than allowed");
@@ -413,7 +421,7 @@ int fhir_on_scalar(struct fhir_reader *r, const char *s, size_t len,
         if (keep_string(r, s, len, &sc->value, err) < 0)
             return -1;
         sc->field = field_paths[i].field;
-        sc->component = res->n_components - 1;
+        sc->component = c->component;
         sc->next = res->scalars;
         res->scalars = sc;
         if (!res->first[sc->field])
