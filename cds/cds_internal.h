@@ -4,6 +4,7 @@
 #define CDS_INTERNAL_H
 
 #include <stddef.h>
+#include <yajl/yajl_common.h>
 
 #include "../engine/eval.h"
 #include "../engine/patient.h"
@@ -81,6 +82,12 @@ int cds_parser_finish(struct cds_parser *p, struct eng_error *err)
  * Marks the selected draft orders. */
 int cds_request_check(struct cds_request *rq, const struct cds_service *svc,
                       struct eng_error *err) ENG_MUST_CHECK;
+
+/* ---- yajl memory (yajl_arena.c) ---------------------------------------- */
+
+/* Allocator functions that give yajl (parser and generator) memory from the
+ * arena a; frees are no-ops, the arena releases everything at once. */
+yajl_alloc_funcs cds_yajl_arena_funcs(struct eng_arena *a);
 
 /* ---- JSON output (response.c) ----------------------------------------- */
 

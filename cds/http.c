@@ -160,7 +160,10 @@ static void handle_hook(struct cds_server *s, struct exchange *x,
     }
     if (evbuffer_get_length(evhttp_request_get_input_buffer(x->req)) >
         ENG_LIMIT_BODY_BYTES) {
-        send_error(x, 413, "request body larger than " "8 MB");
+        char msg[64];
+        snprintf(msg, sizeof msg, "request body larger than %u bytes",
+                 ENG_LIMIT_BODY_BYTES);
+        send_error(x, 413, msg);
         return;
     }
     struct eng_ruleset *rules = eng_ruleset_ref(s->rules);

@@ -49,38 +49,6 @@ struct cds_parser {
     size_t bytes_fed;
 };
 
-/* ---- yajl memory from the arena --------------------------------------- */
-
-struct arena_block {
-    size_t size;
-    size_t pad; /* keeps the payload 16-byte aligned */
-};
-
-static void *arena_malloc(void *ctx, size_t sz)
-{
-    struct arena_block *b = eng_arena_alloc(ctx, sizeof *b + sz);
-    if (!b)
-        return NULL;
-    b->size = sz;
-    return b + 1;
-}
-
-static void *arena_realloc(void *ctx, void *ptr, size_t sz)
-{
-    void *p = arena_malloc(ctx, sz);
-    if (p && ptr) {
-        size_t old = ((struct arena_block *)ptr - 1)->size;
-        memcpy(p, ptr, old < sz ? old : sz);
-    }
-    return p;
-}
-
-static void arena_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    (void)ptr; /* released with the arena */
-}
-
 /* ---- helpers ------------------------------------------------------------ */
 
 #define P(ctx) ((struct cds_parser *)(ctx))
@@ -443,10 +411,8 @@ static const yajl_callbacks callbacks = {
 struct cds_parser *cds_parser_new(struct eng_arena *a, struct cds_request *out,
                                   struct eng_error *err)
 {
-    static yajl_alloc_funcs funcs = {arena_malloc, arena_realloc, arena_free, NULL};
     struct cds_parser *p = eng_arena_calloc(a, sizeof *p);
-    yajl_alloc_funcs af = funcs;
-    af.ctx = a;
+    yajl_alloc_funcs af = cds_yajl_arena_funcs(a);
     memset(out, 0, sizeof *out);
     eng_patient_init(&out->patient);
     if (!p || !(p->fhir = fhir_reader_new(a, &out->patient)) ||

@@ -38,34 +38,9 @@ static void field(struct out *o, const char *key, const char *value)
     str(o, value);
 }
 
-static void *gen_malloc(void *ctx, size_t sz)
-{
-    size_t *p = eng_arena_alloc(ctx, sz + 16);
-    if (!p)
-        return NULL;
-    *p = sz;
-    return (char *)p + 16;
-}
-
-static void *gen_realloc(void *ctx, void *ptr, size_t sz)
-{
-    void *p = gen_malloc(ctx, sz);
-    if (p && ptr) {
-        size_t old = *(size_t *)((char *)ptr - 16);
-        memcpy(p, ptr, old < sz ? old : sz);
-    }
-    return p;
-}
-
-static void gen_free(void *ctx, void *ptr)
-{
-    (void)ctx;
-    (void)ptr;
-}
-
 static int out_init(struct out *o, struct eng_arena *a)
 {
-    yajl_alloc_funcs af = {gen_malloc, gen_realloc, gen_free, a};
+    yajl_alloc_funcs af = cds_yajl_arena_funcs(a);
     memset(o, 0, sizeof *o);
     o->g = yajl_gen_alloc(&af);
     if (!o->g)
